@@ -175,12 +175,10 @@ def open_dataset(name_or_path: str | os.PathLike, **overrides):
     catalog = load_catalog(overrides.pop("catalog", None))
     if text in catalog:
         entry = catalog[text]
+        files = None if entry.path is None else catalog.files(text)
         args = catalog.resolve_arg_paths(text)
         args.update(overrides)
-        reader = io.get_reader(entry.reader)
-        if entry.path is None:
-            return reader.open(None, **args)
-        return reader.open(catalog.files(text), **args)
+        return io.get_reader(entry.reader).open(files, **args)
     if any(ch in text for ch in "*?[") or Path(text).exists():
         return io.open_path(text, **overrides)
     raise CatalogError(

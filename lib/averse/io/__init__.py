@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from averse.errors import AverseError, DataFormatError
+from averse.errors import AverseError, DataFormatError, DataNotFoundError
 
 __all__ = ["get_reader", "readers", "sniff", "open_path", "expand_paths"]
 
@@ -94,7 +94,7 @@ def expand_paths(paths) -> list[Path]:
         else:
             out.append(Path(text))
     if not out:
-        raise FileNotFoundError(f"no file matches {paths!r}")
+        raise DataNotFoundError(f"no file matches {paths!r}")
     return out
 
 
@@ -108,7 +108,7 @@ def sniff(path) -> str:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise DataNotFoundError(f"{path}: no such file")
     for name in _MODULES:
         if name == "twin":
             continue

@@ -1,0 +1,7 @@
+"""``python -m averse.cli`` runs the ``averse`` command."""
+
+import sys
+
+from averse.cli import main
+
+sys.exit(main())

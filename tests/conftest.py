@@ -1,0 +1,38 @@
+"""Shared fixtures of the averse test suite.
+
+The real sample files (../shared/data on CI) are reached through ``AVERSE_DATA``;
+tests that need them skip with a reason when it is unset. Generated twin worlds
+go to a per-session cache so the suite never touches the user's cache.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    root = os.environ.get("AVERSE_DATA")
+    if not root or not Path(root).is_dir():
+        pytest.skip("AVERSE_DATA is not set to the shared sample folder")
+    return Path(root)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_twin_cache(tmp_path_factory):
+    """Point the twin-world cache at a folder of the test run, never the user's cache.
+
+    ``tests/run.sh`` sets ``AVERSE_TEST_CACHE`` so that pytest-xdist workers share
+    one cache (the twin reader locks a store while it generates it).
+    """
+    previous = os.environ.get("AVERSE_CACHE")
+    shared = os.environ.get("AVERSE_TEST_CACHE")
+    os.environ["AVERSE_CACHE"] = shared or str(tmp_path_factory.mktemp("averse_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("AVERSE_CACHE", None)
+    else:
+        os.environ["AVERSE_CACHE"] = previous
