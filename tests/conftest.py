@@ -8,6 +8,7 @@ go to a per-session cache so the suite never touches the user's cache.
 import os
 from pathlib import Path
 
+import pyproj  # noqa: F401  (before eccodes: the eccodes wheel ships its own libproj)
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import xarray as xr
+from dask.base import is_dask_collection
 
 __all__ = [
     "PRECIP_ATTRS",
@@ -77,6 +78,13 @@ def crs_of(obj: xr.Dataset | xr.DataArray) -> pyproj.CRS:
     return pyproj.CRS.from_wkt(obj["spatial_ref"].attrs["crs_wkt"])
 
 
+def _float64(values):
+    """``values`` as float64; a dask array stays lazy (readers of large grids pass lazy lat/lon)."""
+    if is_dask_collection(values):
+        return values.astype("float64")
+    return np.asarray(values, dtype="float64")
+
+
 def attach_grid(
     ds: xr.Dataset,
     x: np.ndarray,
@@ -121,8 +129,8 @@ def attach_grid(
     ds = ds.assign_coords(
         x=("x", x, x_attrs),
         y=("y", y, y_attrs),
-        lat=(("y", "x"), np.asarray(lat, dtype="float64"), {"standard_name": "latitude", "units": "degrees_north"}),
-        lon=(("y", "x"), np.asarray(lon, dtype="float64"), {"standard_name": "longitude", "units": "degrees_east"}),
+        lat=(("y", "x"), _float64(lat), {"standard_name": "latitude", "units": "degrees_north"}),
+        lon=(("y", "x"), _float64(lon), {"standard_name": "longitude", "units": "degrees_east"}),
     )
     cf = crs.to_cf()
     cf["crs_wkt"] = crs.to_wkt()
