@@ -12,7 +12,7 @@ import xarray as xr
 
 from averse.errors import CatalogError
 
-__all__ = ["RAIN_VARIABLES", "rain_field"]
+__all__ = ["RAIN_VARIABLES", "rain_field", "thumbnail"]
 
 # In order of preference: a rate in mm/h, IMERG's V07 name, reflectivity.
 RAIN_VARIABLES = ("precip", "precipitation", "dbz")
@@ -62,3 +62,18 @@ def rain_field(obj: xr.Dataset | xr.DataTree, group: str | None = None, variable
         if any(name in ds.data_vars for name in RAIN_VARIABLES) or variable in ds.data_vars:
             return _pick(ds, variable, f"group {node.path!r}")
     raise CatalogError(f"no group of the tree holds a rain field ({', '.join(RAIN_VARIABLES)})")
+
+
+def thumbnail(da: xr.DataArray, max_side: int = 400) -> xr.DataArray:
+    """Block-mean a field so that neither of ``y``/``x`` exceeds ``max_side`` cells.
+
+    Interactive maps embed every pixel of every step in the page; a 2 km
+    European composite (2200 × 1900) is coarsened by 6 to fit. Coordinates
+    (``x``, ``y``, ``lat``, ``lon``) are block means; ``spatial_ref`` is kept;
+    NaN (no coverage) is skipped within a block, and a block of NaN stays NaN.
+    """
+    factor = max(1, -(-max(da.sizes["y"], da.sizes["x"]) // max_side))
+    if factor == 1:
+        return da
+    coarse = da.coarsen(y=factor, x=factor, boundary="trim").mean()
+    return coarse.assign_attrs(da.attrs, coarsened_by=factor)
