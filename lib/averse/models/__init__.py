@@ -24,6 +24,7 @@ Modules: :mod:`~averse.models.blocks` (shared U-Net blocks),
 
 from averse.models import transforms
 from averse.models import tvae  # noqa: F401  (registers "tvae", "bubble_vae", "vae")
+from averse.models import diffusion, flow, irqpe  # noqa: F401  (registers the IR retrievals, see averse.models.irqpe)
 from averse.models._registry import UnknownModelError, available, get, register
 from averse.models.convlstm import ConvLSTMEncoderForecaster
 from averse.models.inputs import InputConfig, assemble_inputs
