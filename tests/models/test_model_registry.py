@@ -48,7 +48,7 @@ def test_unknown_keyword_fails_loudly():
 
 
 def test_register_adds_a_model_and_refuses_a_taken_name(monkeypatch):
-    monkeypatch.setattr(_registry, "_MODELS", dict(_registry._MODELS))
+    monkeypatch.setattr(_registry, "_MODELS", _registry._MODELS.copy())
 
     @models.register("Tiny-Net")
     class TinyNet(nn.Module):

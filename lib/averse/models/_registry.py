@@ -11,36 +11,20 @@ from typing import TypeVar
 
 from torch import nn
 
-from averse.errors import AverseError
+from averse.registry import Registry, UnknownNameError
 
 __all__ = ["UnknownModelError", "register", "get", "available"]
 
 ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
 
-_MODELS: dict[str, type[nn.Module]] = {}
+
+class UnknownModelError(UnknownNameError):
+    """A model name is not in the registry (``name``, ``known``)."""
+
+    kind = "model"
 
 
-class UnknownModelError(AverseError, ValueError):
-    """A model name is not in the registry.
-
-    Parameters
-    ----------
-    name : str
-        The name that was asked for.
-    known : list of str
-        The names that are registered.
-    """
-
-    def __init__(self, name: str, known: list[str]):
-        self.name = name
-        self.known = known
-        super().__init__(
-            f"unknown model {name!r}; available models: {', '.join(known) or '(none)'}"
-        )
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+_MODELS = Registry("model", UnknownModelError)
 
 
 def register(name: str) -> Callable[[ModelClass], ModelClass]:
@@ -51,25 +35,12 @@ def register(name: str) -> Callable[[ModelClass], ModelClass]:
     name : str
         Registry key; case and ``-``/``_`` are not significant.
 
-    Returns
-    -------
-    callable
-        The decorator, which returns the class unchanged.
-
     Raises
     ------
     ValueError
         If ``name`` is already taken by another class.
     """
-    key = _normalise(name)
-
-    def decorator(cls: ModelClass) -> ModelClass:
-        if key in _MODELS and _MODELS[key] is not cls:
-            raise ValueError(f"model name {key!r} is already registered to {_MODELS[key]!r}")
-        _MODELS[key] = cls
-        return cls
-
-    return decorator
+    return _MODELS.register(name)
 
 
 def get(name: str, *, config=None, **kwargs) -> nn.Module:
@@ -95,10 +66,7 @@ def get(name: str, *, config=None, **kwargs) -> nn.Module:
     UnknownModelError
         If ``name`` is not registered; the message lists the available names.
     """
-    key = _normalise(name)
-    if key not in _MODELS:
-        raise UnknownModelError(name, available())
-    cls = _MODELS[key]
+    cls = _MODELS.lookup(name)
     if config is not None:
         return cls.from_config(config, **kwargs)
     return cls(**kwargs)
@@ -106,4 +74,4 @@ def get(name: str, *, config=None, **kwargs) -> nn.Module:
 
 def available() -> list[str]:
     """Sorted names of the registered models."""
-    return sorted(_MODELS)
+    return _MODELS.available()
