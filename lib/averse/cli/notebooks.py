@@ -158,7 +158,9 @@ def execute_notebook(
 
     Parameters are merged as: notebook defaults < preset < ``parameters``; only
     names the notebook declares are injected, and ``out_dir`` (when declared)
-    is pointed at ``out_dir/<notebook stem>``.
+    is pointed at ``out_dir/<notebook stem>``; ``results_dir`` (when declared and
+    not given in ``parameters``) at ``out_dir`` itself, the folder the dashboards
+    read the results stores from (:mod:`averse.dashboards.results`).
     """
     import papermill as pm
 
@@ -170,6 +172,8 @@ def execute_notebook(
     wanted.update(parameters or {})
     if "out_dir" in declared:
         wanted["out_dir"] = str((out_dir / notebook.stem).resolve())
+    if "results_dir" in declared and "results_dir" not in (parameters or {}):
+        wanted["results_dir"] = str(out_dir.resolve())
     injected = {k: v for k, v in wanted.items() if k in declared}
     output = out_dir / notebook.name
     run = NotebookRun(notebook=notebook, output=output, parameters=injected)
