@@ -145,3 +145,10 @@ def test_writer_takes_lazy_fields_chunked_otherwise(tmp_path):
     ds = store.open_results("imerg", tmp_path)
     np.testing.assert_array_equal(ds["radar"].values, rain.values)
     assert ds["imerg"].encoding["chunks"] == (1, 2, 3)
+
+
+def test_imerg_observation_minutes_stay_numbers(demo_results):
+    ds = store.open_results("imerg", demo_results)
+    assert ds["MWobservationTime"].dtype.kind == "f"
+    assert ds["MWobservationTime"].attrs["units"] == "minutes"
+    assert float(ds["MWobservationTime"].max()) <= 30

@@ -236,7 +236,7 @@ def demo_imerg_results(results_dir, seed: int = 2, half_hours: int = 48):
     ds = xr.Dataset({
         "precipitation": (dims, imerg.astype("float32")),
         "MWprecipSource": (dims, source),
-        "MWobservationTime": (dims, obs_minute),
+        "MWobservationTime": (dims, obs_minute, {"units": "minutes"}),  # as IMERG files and the twin say
         "IRinfluence": (dims, (100 * (1 - np.exp(-age / 90)) * (source == 0)).astype("float32")),
         "precipitationQualityIndex": (dims, rho.astype("float32")),
         "radar": (dims, radar.astype("float32")),

@@ -263,6 +263,11 @@ def open_results(kind: str, results_dir: str | os.PathLike) -> xr.Dataset:
     strings = {name: (coord.dims, np.array(coord.values.tolist(), dtype=str), coord.attrs)
                for name, coord in ds.coords.items() if coord.dtype.kind in "TO"}
     ds = ds.assign_coords(strings)
+    # Only coordinates (lead_time) are durations in the contract; a data variable in CF time units
+    # (IMERG's MWobservationTime, "minutes") stays a number of minutes.
+    minutes = {name: (var / np.timedelta64(1, "m")).assign_attrs(var.attrs, units="minutes")
+               for name, var in ds.data_vars.items() if var.dtype.kind == "m"}
+    ds = ds.assign(minutes)
     _check(ds, spec, path)
     return ds
 
