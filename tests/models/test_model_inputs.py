@@ -109,8 +109,15 @@ def test_config_is_hashable_and_validated():
         InputConfig().channel_names("pixels")
 
 
-@pytest.mark.parametrize("name", models.available())
-def test_every_model_takes_what_assemble_inputs_gives_it(name):
+NOWCASTERS = ["convlstm", "smaat_unet", "smaat_unet_multilead", "unet", "unet_multilead"]
+
+
+def test_the_nowcasters_are_registered():
+    assert set(NOWCASTERS) <= set(models.available())
+
+
+@pytest.mark.parametrize("name", NOWCASTERS)
+def test_every_nowcaster_takes_what_assemble_inputs_gives_it(name):
     config = InputConfig(n_in=T, n_out=2, dem=True, ir_channels=IR, stats=STATS)
     small = {"hidden_channels": (4, 8)} if name == "convlstm" else {"widths": (4, 8, 16)}
     model = models.get(name, config=config, **small).eval()
