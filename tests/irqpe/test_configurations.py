@@ -7,7 +7,7 @@ import xarray as xr
 from averse import verify
 from averse.irqpe import InputConfiguration, bootstrap, case_statistics, configuration_grid, run_configurations
 
-from conftest import rain_fields
+from _irqpe_toys import rain_fields
 
 THRESHOLDS, SCALES = (0.1, 1.0), (3.0, 9.0)
 

@@ -10,7 +10,7 @@ from averse.irqpe import IRRetrievalDataModule, build_cases, stack_indices
 from averse.irqpe.data import IR_LOC, IR_SCALE
 from averse.train import available_data_modules, get_data_module
 
-from conftest import START, image_value, make_tree
+from _irqpe_toys import START, image_value, make_tree
 
 SPLIT = {"block": "1h", "gap": "15min", "seed": 3}
 

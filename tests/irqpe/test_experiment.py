@@ -9,7 +9,7 @@ from scipy import ndimage
 from averse import models, verify
 from averse.irqpe import IRRetrievalDataModule, Retrieval, evaluate, retrieve
 
-from conftest import rain_fields
+from _irqpe_toys import rain_fields
 
 
 @pytest.fixture(scope="module")
