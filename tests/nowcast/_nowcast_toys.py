@@ -72,3 +72,17 @@ def rain_sequence(values: np.ndarray, start="2024-05-01T12:00", step="5min", dx=
     crs = "+proj=laea +lat_0=48.8 +lon_0=2.3 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
     ds = attach_grid(ds, (np.arange(nx) - nx / 2) * dx, (np.arange(ny) - ny / 2) * dx, crs)
     return ds["precip"]
+
+
+def case_fields(values: np.ndarray):
+    """``(case, lead_time, y, x)`` fields (mm/h) on a 1 km grid, hourly cases from 2021-06-01."""
+    import pandas as pd
+    import xarray as xr
+
+    n_cases, n_leads = values.shape[:2]
+    frame = rain_sequence(values[0]).isel(time=0, drop=True)
+    return xr.DataArray(values.astype(np.float32), dims=("case", "lead_time", "y", "x"),
+                        coords={**frame.coords,
+                                "case": pd.date_range("2021-06-01", periods=n_cases, freq="1h").values,
+                                "lead_time": pd.to_timedelta(np.arange(1, n_leads + 1) * 5, "min").values},
+                        attrs={"units": "mm h-1"})

@@ -6,18 +6,7 @@ import pytest
 import xarray as xr
 
 from averse.nowcast import scoring
-from _nowcast_toys import rain_sequence
-
-
-def _cases(values: np.ndarray) -> xr.DataArray:
-    """``(case, lead_time, y, x)`` fields on a 1 km grid."""
-    n_cases, n_leads = values.shape[:2]
-    frame = rain_sequence(values[0]).isel(time=0, drop=True)
-    return xr.DataArray(values.astype(np.float32), dims=("case", "lead_time", "y", "x"),
-                        coords={**frame.coords,
-                                "case": pd.date_range("2021-06-01", periods=n_cases, freq="1h").values,
-                                "lead_time": pd.to_timedelta(np.arange(1, n_leads + 1) * 5, "min").values},
-                        attrs={"units": "mm h-1"})
+from _nowcast_toys import case_fields as _cases
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,8 @@ def skill_curves(scores: xr.Dataset, panels: Sequence[tuple[str, float | None, f
             style = "-" if method in models else "--"
             ax.plot(minutes, values.sel({"method": method}).values, style, marker=".", label=str(method))
         label = _SCORE_LABELS.get(score, score)
-        detail = ", ".join(part for part in (f"> {threshold:g} mm/h" if threshold is not None else "",
+        event = ">=" if score == "fss" else ">"  # verify's FSS event is value >= threshold
+        detail = ", ".join(part for part in (f"{event} {threshold:g} mm/h" if threshold is not None else "",
                                              f"{scale:g} km" if scale is not None else "") if part)
         ax.set_title(f"{label} {detail}".strip())
         ax.set_xlabel("lead time (min)")
