@@ -80,6 +80,9 @@ def test_split_issue_times_are_test_windows_chosen_by_the_radar(moving_world):
         window = pd.date_range(issue - 2 * pd.Timedelta("5min"), periods=7, freq="5min")
         assert (labels.loc[window] == 2).all()
     assert len(split_issue_times(plain, "test", n_cases=3)) == 3
+    share = float(plain.summary.rain_fraction.max())  # the toy rain rolls over the domain: a constant share
+    assert list(split_issue_times(plain, "test", min_input_rain=share)) == list(cases)
+    assert len(split_issue_times(plain, "test", min_input_rain=share + 0.01)) == 0
 
 
 def test_radar_sequence_reads_tree_dataset_and_array(moving_world):

@@ -39,7 +39,8 @@ def test_batch_figures(scored, tmp_path):
     fig = plots.configuration_curves(scoring.pooled_scores(stats), [("csi", 1.0), ("mae", None)])
     assert len(fig.axes[0].lines) == 2
     table = pd.DataFrame({"difference": [0.1, -0.2], "low": [0.0, -0.3], "high": [0.2, -0.1]},
-                         index=pd.MultiIndex.from_tuples([("dem", "CSI"), ("dem", "MAE")], names=["configuration", "score"]))
+                         index=pd.MultiIndex.from_tuples([("dem", "CSI"), ("dem", "MAE")],
+                                                         names=["configuration", "score"]))
     assert len(plots.difference_chart(table, tmp_path / "diff.png").axes) == 2
     metrics = pd.DataFrame({"train/loss_epoch": [0.3, 0.2], "val/loss": [0.25, 0.22], "val/mae": [0.5, 0.4]},
                            index=pd.Index([0, 1], name="epoch"))

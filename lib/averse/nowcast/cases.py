@@ -136,7 +136,7 @@ def spread(times, n: int, min_separation=None) -> pd.DatetimeIndex:
 
 
 def split_issue_times(datamodule, split: str = "test", n_cases: int | None = None,
-                      min_separation=None) -> pd.DatetimeIndex:
+                      min_separation=None, min_input_rain: float = 0.0) -> pd.DatetimeIndex:
     """Issue times of the usable windows of one split, chosen by the radar alone.
 
     The windows follow the data module's rules (consecutive frames, no missing
@@ -155,6 +155,10 @@ def split_issue_times(datamodule, split: str = "test", n_cases: int | None = Non
         Keep this many, evenly spread over the split (:func:`spread`); all if None.
     min_separation : str or Timedelta, optional
         Minimum time between two kept cases (:func:`spread`).
+    min_input_rain : float
+        Every input frame needs at least this share of rainy pixels (at or
+        above the module's rain threshold): a nowcast is issued while it rains,
+        and the statistical baselines cannot forecast from dry frames.
 
     Returns
     -------
@@ -162,9 +166,13 @@ def split_issue_times(datamodule, split: str = "test", n_cases: int | None = Non
         Analysis times (UTC): the time of the newest input frame of each window.
     """
     datamodule.setup()
+    n_in = datamodule.spec.n_in
     starts = valid_starts(datamodule.times, datamodule.dt, datamodule.spec, datamodule.summary,
                           datamodule.labels, SPLITS.index(split))
-    times = pd.DatetimeIndex(datamodule.times[starts + datamodule.spec.n_in - 1])
+    if min_input_rain > 0 and starts.size:
+        rainy = datamodule.summary.rain_fraction >= min_input_rain
+        starts = starts[[bool(rainy[start:start + n_in].all()) for start in starts]]
+    times = pd.DatetimeIndex(datamodule.times[starts + n_in - 1])
     if len(times) == 0:
         return times
     return spread(times, n_cases if n_cases is not None else len(times), min_separation)

@@ -205,8 +205,9 @@ def evaluation_cases(config: TrainConfig, n_cases: int = 12, eval_size: int | No
     The data of ``config`` (or ``source``) is cropped to its central
     ``eval_size`` pixels; a data module over it with the same inputs, window
     length and split as the training serves whole frames. The cases are the
-    windows of ``split`` whose target frames have at least ``min_rain_fraction``
-    rainy pixels (at or above 0.1 mm/h), chosen by the radar alone, at least
+    windows of ``split`` whose target frames (on average) and every input frame
+    have at least ``min_rain_fraction`` rainy pixels (at or above 0.1 mm/h),
+    chosen by the radar alone, at least
     ``min_separation`` apart and spread evenly over the period; cases the
     configuration cannot serve (no infrared image recent enough) are dropped.
 
@@ -221,7 +222,8 @@ def evaluation_cases(config: TrainConfig, n_cases: int = 12, eval_size: int | No
     split : {"test", "val", "train"}
         Where the cases come from.
     min_rain_fraction : float
-        Rainy share of the target frames a case needs (0 keeps dry cases).
+        Rainy share of the target frames (mean) and of every input frame a case
+        needs (0 keeps dry cases).
     source : str or tree, optional
         Evaluate on other data than the training data (another region).
     split_override : mapping, optional
@@ -246,7 +248,7 @@ def evaluation_cases(config: TrainConfig, n_cases: int = 12, eval_size: int | No
     data.update(crop=None, min_rain_fraction=min_rain_fraction)
     module = NowcastDataModule(tree, batch_size=config.batch_size, seed=config.seed, **data)
     module.setup()
-    candidates = split_issue_times(module, split, n_cases, min_separation)
+    candidates = split_issue_times(module, split, n_cases, min_separation, min_input_rain=min_rain_fraction)
     issue = candidates[candidates.isin(window_issue_times(module.datasets[split]))]
     if len(issue) == 0:
         raise ValueError(f"no usable {split} window (rainy share >= {min_rain_fraction}) in the evaluation domain; "
