@@ -10,12 +10,12 @@ page must log no error, and the map's canvas must show a picture.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
 import re
 import shutil
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -24,13 +24,11 @@ import pytest
 
 import averse.maps
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _browser import CHROMIUM, canvas_pixels, launch, offline_page  # noqa: E402
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 REMOTE_REFERENCE = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
 
 NOTEBOOK_CELLS = [
@@ -54,7 +52,7 @@ def browser():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
@@ -102,53 +100,6 @@ def serve(tmp_path):
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
-
-
-@contextlib.contextmanager
-def offline_page(browser, url: str):
-    """Open ``url`` with every request to another host aborted and recorded.
-
-    Yields
-    ------
-    (Page, dict)
-        The loaded page (a Bokeh canvas visible) and the record: ``remote``
-        request URLs, ``console`` errors and ``page`` (uncaught) errors.
-    """
-    origin = url.rsplit("/", 1)[0]
-    record = {"remote": [], "console": [], "page": []}
-    page = browser.new_page(viewport={"width": 1100, "height": 800})
-
-    def route(request_route):
-        request_url = request_route.request.url
-        if request_url.startswith((origin, "blob:", "data:")):
-            request_route.continue_()
-        else:
-            record["remote"].append(request_url)
-            request_route.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
-    page.on("pageerror", lambda exc: record["page"].append(str(exc)))
-    try:
-        page.goto(url, wait_until="load")
-        page.locator("canvas").first.wait_for(state="visible", timeout=30_000)  # selectors pierce shadow roots
-        page.wait_for_timeout(1500)  # let Bokeh finish painting
-        yield page, record
-    finally:
-        page.close()
-
-
-def canvas_pixels(page, screenshot: Path) -> np.ndarray:
-    """Screenshot the page; RGB pixels of its largest canvas (the map)."""
-    from PIL import Image
-
-    page.screenshot(path=str(screenshot), full_page=True)
-    canvases = page.locator("canvas")
-    boxes = [b for b in (canvases.nth(i).bounding_box() for i in range(canvases.count())) if b]
-    box = max(boxes, key=lambda b: b["width"] * b["height"])
-    pixels = np.asarray(Image.open(screenshot).convert("RGB"), dtype="int16")
-    x0, y0 = int(box["x"]), int(box["y"])
-    return pixels[y0: y0 + int(box["height"]), x0: x0 + int(box["width"])]
 
 
 def _assert_nothing_left_the_machine(record: dict, server_log: list, page_name: str):
