@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyproj  # noqa: F401  (before eccodes: the eccodes wheel ships its own libproj)
 import pytest
+from _run_outputs import executed, session_root
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,3 +38,22 @@ def _session_twin_cache(tmp_path_factory):
         os.environ.pop("AVERSE_CACHE", None)
     else:
         os.environ["AVERSE_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def run_outputs(tmp_path_factory):
+    """Run notebooks into the session's shared run folder: ``run_outputs(*stems) -> folder``.
+
+    Each notebook runs once per session (whichever worker asks first); a test
+    asking for a notebook that failed fails with the notebook's error.
+    """
+    root = session_root(tmp_path_factory)
+
+    def run(*stems: str) -> Path:
+        for stem in stems:
+            outcome = executed(root, stem)
+            if not outcome.ok:
+                pytest.fail(f"{stem} failed on the test preset: {outcome.error}")
+        return root
+
+    return run

@@ -1,7 +1,9 @@
 """Every numbered notebook follows the conventions and executes on the ``test`` preset.
 
 Execution goes through :func:`averse.cli.notebooks.execute_notebook`, the same
-path as ``averse run-notebooks``.
+path as ``averse run-notebooks``, into one run folder shared by the session
+(the ``run_outputs`` fixture): the dashboard notebooks show the stores the
+evaluation notebooks wrote there, and the dashboard tests serve them.
 """
 
 import json
@@ -12,7 +14,6 @@ from averse.cli.notebooks import (
     NOTEBOOK_DIR,
     NotebookStructureError,
     check_structure,
-    execute_notebook,
     list_notebooks,
     notebook_parameters,
 )
@@ -33,10 +34,9 @@ def test_structure(notebook):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_executes_on_test_preset(notebook, tmp_path):
-    run = execute_notebook(notebook, tmp_path, preset="test")
-    assert run.ok, run.error
-    executed = json.loads(run.output.read_text())
+def test_executes_on_test_preset(notebook, run_outputs):
+    output = run_outputs(notebook.stem) / notebook.name
+    executed = json.loads(output.read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
 

@@ -174,6 +174,29 @@ def test_dry_input_gives_a_dry_forecast(rain, name):
     assert (forecast.values == 0).all()
 
 
+def _few_wet_pixels(sequence):
+    sparse = sequence * 0
+    sparse[:, 20, 20:23] = 2.0
+    return sparse
+
+
+def _frozen(sequence):
+    return sequence.copy(data=np.repeat(sequence.values[-1:], sequence.sizes["time"], axis=0))
+
+
+@pytest.mark.parametrize("name", ["sprog", "steps"])
+@pytest.mark.parametrize("degrade", [_few_wet_pixels, _frozen], ids=["few_wet_pixels", "frozen"])
+def test_degenerate_input_extrapolates_the_last_frame_and_says_so(rain, name, degrade):
+    sequence = rain(size=48, n_frames=4)
+    assert "degenerate_fallback" not in settings_of(run(name, sequence, 3))
+    degenerate = degrade(sequence)
+    with pytest.warns(baselines.DegenerateInputWarning, match=name):
+        forecast = run(name, degenerate, 3)
+    expected = run("extrapolation", degenerate, 3).values
+    np.testing.assert_array_equal(forecast.values, np.broadcast_to(expected, forecast.shape))
+    assert settings_of(forecast)["degenerate_fallback"]
+
+
 def test_pysteps_progress_text_is_silenced_and_stdout_restored(moving_case, capsys):
     past, _ = moving_case
     stdout = sys.stdout

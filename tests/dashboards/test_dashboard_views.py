@@ -139,3 +139,18 @@ def test_static_snapshot_without_results_says_which_notebook(empty_results, tmp_
 
     html = export_html("imerg", tmp_path / "imerg.html", empty_results).read_text(encoding="utf-8")
     assert "notebooks/33_imerg_validation.ipynb" in html
+
+
+@pytest.mark.slow
+def test_nowcast_dashboard_on_the_run_outputs_maps_every_method_of_notebook_11(run_outputs):
+    root = run_outputs("11_nowcast_evaluate")
+    dash = NowcastDashboard.from_results(root)
+    _render(dash.panel())
+    stored = open_results("nowcast", root)
+    titles = list(_maps(dash))
+    for method in stored["method"].values:
+        assert any(title.startswith(str(method)) for title in titles), (method, titles)
+    dash.lead_time = dash.leads[-1]
+    observed = next(live for title, live in _maps(dash).items() if title.startswith("observed"))
+    np.testing.assert_array_equal(_pixels(observed),
+                                  stored["observed"].isel(case=dash.start, lead_time=len(dash.leads) - 1).values)

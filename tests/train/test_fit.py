@@ -159,6 +159,25 @@ def test_single_output_models_need_a_lead():
     assert prediction.shape == (2, 1, 16, 16) and torch.equal(rates, batch["target"][:, 1:2])
 
 
+class _Zero(nn.Module):
+    n_out = 2
+
+    def forward(self, x):
+        return torch.zeros_like(x[:, :1]).repeat(1, self.n_out, 1, 1)
+
+
+def test_a_residual_network_adds_its_output_to_the_last_frame():
+    config = InputConfig(n_in=3, n_out=2)
+    radar = torch.rand(2, 3, 16, 16) * 10
+    radar[0, -1, :2, :2] = float("nan")
+    batch = {"radar": radar, "target": torch.rand(2, 2, 16, 16)}
+    persistence = RegressionTask(_Zero(), input_config=config, residual=True).predict_rates(batch)
+    expected = torch.nan_to_num(radar[:, -1:], nan=0.0).repeat(1, 2, 1, 1)
+    torch.testing.assert_close(persistence, expected, rtol=1e-5, atol=1e-5)
+    zero = RegressionTask(_Zero(), input_config=config).predict_rates(batch)
+    assert torch.all(zero == 0)
+
+
 def test_unknown_task_is_a_clear_error(tiny_run):
     with pytest.raises(ValueError, match="regression"):
         fit(TrainConfig(**tiny_run, task="flow_matching", epochs=1))

@@ -34,6 +34,7 @@ from averse.baselines.frames import (
     IrregularTimeStepError,
     NotEnoughFramesError,
 )
+from averse.baselines.methods import DegenerateInputWarning
 from averse.baselines.motion import estimate_motion
 from averse.baselines.sequence import observed_at_leads, run_over
 
@@ -50,4 +51,5 @@ __all__ = [
     "NotEnoughFramesError",
     "IrregularTimeStepError",
     "GridSpacingError",
+    "DegenerateInputWarning",
 ]

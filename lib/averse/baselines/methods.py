@@ -26,11 +26,24 @@ Coverage (NaN)
     Persistence copies the last frame, NaN included. The filled pixels count
     as "no rain" in pysteps' statistics (wet-area ratio, CDF matching), as
     they do when pysteps fills NaN itself.
+
+Degenerate input
+    S-PROG and STEPS estimate per-level autocorrelations and a rain
+    distribution from the input frames. With almost no rain (fewer than
+    :data:`MIN_WET_PIXELS` pixels at or above 0.1 mm/h in one of the frames)
+    or frames that do not change at all, those estimates do not exist and
+    pysteps fails (singular AR system, non-finite values, empty CDF). Both
+    methods then return the extrapolation of the last frame, which is what
+    their AR model reduces to when every level is perfectly correlated (every
+    STEPS member alike), warn with :class:`DegenerateInputWarning` and record
+    the reason in the ``degenerate_fallback`` entry of ``baseline_settings``.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import version
+
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -49,7 +62,14 @@ from averse.baselines._registry import register
 from averse.baselines.frames import BaselineInputError, PastFields, forecast_array, read_past
 from averse.baselines.motion import DEFAULT_MOTION_METHOD, motion_field
 
-__all__ = ["persistence", "extrapolation", "sprog", "steps"]
+__all__ = ["persistence", "extrapolation", "sprog", "steps", "DegenerateInputWarning", "MIN_WET_PIXELS"]
+
+#: Fewer pixels at or above the rain threshold in an input frame: S-PROG and STEPS extrapolate instead.
+MIN_WET_PIXELS = 10
+
+
+class DegenerateInputWarning(UserWarning):
+    """S-PROG or STEPS could not be estimated from the input and extrapolated the last frame instead."""
 
 _ADVECTED_IN = {"nan": np.nan, "zero": 0.0}
 _DB_THRESHOLD = 10.0 * np.log10(RAIN_THRESHOLD)
@@ -117,13 +137,7 @@ def extrapolation(
     fields, velocity = _fields_and_motion(
         past, "extrapolation", motion_frames, motion_method, motion_kwargs, advected_in
     )
-    last = fields.values[-1:]
-    advect = pysteps_extrapolation.get_method("semilagrangian")
-    with quiet():
-        advected = advect(
-            np.nan_to_num(last[0], nan=0.0), velocity, n_leads, outval=np.nan, **(extrap_kwargs or {})
-        )
-    values = _mask_coverage(advected, last, velocity, advected_in)
+    values = _advect_last(fields, velocity, n_leads, advected_in, extrap_kwargs)
     settings = _common_settings(motion_method, motion_frames, motion_kwargs, advected_in)
     settings.update(advected_field="mm/h", extrap_kwargs=extrap_kwargs or {})
     return forecast_array(values, fields, "extrapolation", settings)
@@ -175,9 +189,9 @@ def sprog(
     cascade = dict(
         n_cascade_levels=n_cascade_levels, ar_order=ar_order, num_workers=num_workers, **pysteps_kwargs
     )
-    values = _cascade_forecast("sprog", fields, velocity, n_leads, advected_in, cascade)
+    values, fallback = _cascade_forecast("sprog", fields, velocity, n_leads, advected_in, cascade)
     settings = _common_settings(motion_method, motion_frames, motion_kwargs, advected_in)
-    settings.update(cascade)
+    settings.update(cascade, **fallback)
     return forecast_array(values, fields, "sprog", settings)
 
 
@@ -244,9 +258,9 @@ def steps(
         num_workers=num_workers,
         **pysteps_kwargs,
     )
-    values = _cascade_forecast("steps", fields, velocity, n_leads, advected_in, cascade)
+    values, fallback = _cascade_forecast("steps", fields, velocity, n_leads, advected_in, cascade)
     settings = _common_settings(motion_method, motion_frames, motion_kwargs, advected_in)
-    settings.update(cascade)
+    settings.update(cascade, **fallback)
     return forecast_array(values, fields, "steps", settings, ensemble=True)
 
 
@@ -277,16 +291,55 @@ def _fields_and_motion(
     return fields, velocity
 
 
+def _advect_last(
+    fields: PastFields, velocity: np.ndarray, n_leads: int, advected_in: str, extrap_kwargs: dict | None = None
+) -> np.ndarray:
+    """The last frame (mm/h) advected semi-Lagrangian over ``n_leads`` steps, coverage masked."""
+    last = fields.values[-1:]
+    advect = pysteps_extrapolation.get_method("semilagrangian")
+    with quiet():
+        advected = advect(
+            np.nan_to_num(last[0], nan=0.0), velocity, n_leads, outval=np.nan, **(extrap_kwargs or {})
+        )
+    return _mask_coverage(advected, last, velocity, advected_in)
+
+
+def _too_dry(frames: np.ndarray) -> str | None:
+    """Why the cascade statistics cannot be estimated from ``frames``, or None."""
+    wet = (np.nan_to_num(frames, nan=0.0) >= RAIN_THRESHOLD).sum(axis=(-2, -1))
+    if wet.min() < MIN_WET_PIXELS:
+        return (f"an input frame has {int(wet.min())} pixel(s) >= {RAIN_THRESHOLD} mm/h "
+                f"(fewer than {MIN_WET_PIXELS})")
+    return None
+
+
 def _cascade_forecast(
     name: str, fields: PastFields, velocity: np.ndarray, n_leads: int, advected_in: str, cascade: dict
-) -> np.ndarray:
-    """Run a pysteps cascade nowcast in dBR on NaN-filled frames; mm/h out, coverage masked."""
+) -> tuple[np.ndarray, dict]:
+    """Run a pysteps cascade nowcast in dBR on NaN-filled frames; mm/h out, coverage masked.
+
+    Returns the values and ``{"degenerate_fallback": reason}`` when the input
+    was degenerate and the last frame was extrapolated instead (module docs),
+    else ``{}``.
+    """
     frames = fields.values[-(cascade["ar_order"] + 1) :]
-    with quiet():
-        forecast_db = nowcasts.get_method(name)(
-            to_db(frames, fill_outside=True), velocity, n_leads, precip_thr=_DB_THRESHOLD, **cascade
-        )
-    return _mask_coverage(from_db(forecast_db), frames, velocity, advected_in)
+    reason = _too_dry(frames)
+    if reason is None:
+        try:
+            with quiet():
+                forecast_db = nowcasts.get_method(name)(
+                    to_db(frames, fill_outside=True), velocity, n_leads, precip_thr=_DB_THRESHOLD, **cascade
+                )
+            return _mask_coverage(from_db(forecast_db), frames, velocity, advected_in), {}
+        except ValueError as exc:  # numpy's LinAlgError is a ValueError
+            if not isinstance(exc, np.linalg.LinAlgError) and "finite" not in str(exc):
+                raise
+            reason = f"the AR model of the cascade cannot be fitted ({type(exc).__name__}: {exc})"
+    warnings.warn(f"{name}: {reason}; extrapolating the last frame instead", DegenerateInputWarning, stacklevel=3)
+    values = _advect_last(fields, velocity, n_leads, advected_in)
+    if name == "steps":
+        values = np.repeat(values[np.newaxis], cascade["n_ens_members"], axis=0)
+    return values, {"degenerate_fallback": reason}
 
 
 def _mask_coverage(

@@ -52,7 +52,7 @@ def train_config(*, dataset: str | xr.DataTree = "twin", dataset_options: Mappin
                  model: str = "smaat_unet_multilead", model_kwargs: Mapping | None = None,
                  n_in: int = 6, n_out: int = 12, dem: bool = False, ir_channels: Sequence[str] = (),
                  stats: Sequence[str] = (), transform: str | Mapping = "log", loss: str = "mse",
-                 epochs: int = 5, crop: int | None = 64, batch_size: int = 8, lr: float = 1e-3, seed: int = 0,
+                 residual: bool = False, epochs: int = 5, crop: int | None = 64, batch_size: int = 8, lr: float = 1e-3, seed: int = 0,
                  device: str = "auto", out_dir: str = "runs/nowcast", split: Mapping | None = None,
                  min_rain_fraction: float = 0.05, limit_train_batches: int | float | None = None,
                  limit_val_batches: int | float | None = None, num_workers: int = 0,
@@ -73,6 +73,9 @@ def train_config(*, dataset: str | xr.DataTree = "twin", dataset_options: Mappin
         Auxiliary inputs (:class:`~averse.models.InputConfig`).
     transform, loss : str
         Rain transform (``"log"``, ``"db"``...) and loss (``"mse"``, ``"bmse"``...).
+    residual : bool
+        The network predicts the change from the last observed frame
+        (:class:`~averse.train.regression.RegressionTask`).
     epochs, crop, batch_size, lr, seed, device, out_dir
         Training settings (``device="auto"``: CUDA when present).
     split : mapping, optional
@@ -90,7 +93,7 @@ def train_config(*, dataset: str | xr.DataTree = "twin", dataset_options: Mappin
             "n_out": int(n_out), "crop": crop, "dem": bool(dem), "ir_channels": list(ir_channels),
             "stats": list(stats), "split": dict(split or {}), "min_rain_fraction": float(min_rain_fraction)}
     return TrainConfig(model=model, model_kwargs=dict(model_kwargs or {}),
-                       task_kwargs={"transform": transform, "loss": loss}, data=data, epochs=int(epochs),
+                       task_kwargs={"transform": transform, "loss": loss, "residual": bool(residual)}, data=data, epochs=int(epochs),
                        lr=float(lr), batch_size=int(batch_size), num_workers=int(num_workers), seed=int(seed),
                        device=device, out_dir=str(out_dir), limit_train_batches=limit_train_batches,
                        limit_val_batches=limit_val_batches, progress_bar=progress_bar, log_every_n_steps=1)

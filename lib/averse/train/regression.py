@@ -15,6 +15,11 @@ batch by batch) and over the processes of a DDP run:
 
 Models predicting one lead time (the published SmaAt-UNet) are trained on the
 target at ``lead`` (1-based); multi-lead models on all ``n_out`` leads.
+
+With ``residual=True`` the network predicts the change from the last observed
+frame (in the transformed space) instead of the field itself: an untrained
+network is Eulerian persistence, and training only has to learn the
+departures from it (growth, decay, motion).
 """
 
 from __future__ import annotations
@@ -67,12 +72,15 @@ class RegressionTask(L.LightningModule):
         AdamW settings.
     thresholds : sequence of float
         Rain thresholds (mm/h) of the CSI scores.
+    residual : bool
+        Add the last observed radar frame (transformed) to the network output.
     """
 
     def __init__(self, model: str | nn.Module = "smaat_unet_multilead", *, model_kwargs: Mapping | None = None,
                  input_config: InputConfig | Mapping | None = None, loss: str = "mse",
                  transform: str | Mapping | rain_transforms.RainTransform = "log", lead: int | None = None,
-                 lr: float = 1e-3, weight_decay: float = 0.0, thresholds: Sequence[float] = (0.1, 1.0, 5.0)):
+                 lr: float = 1e-3, weight_decay: float = 0.0, thresholds: Sequence[float] = (0.1, 1.0, 5.0),
+                 residual: bool = False):
         super().__init__()
         config = input_config if isinstance(input_config, InputConfig) else InputConfig(**(input_config or {}))
         self.input_config = config
@@ -87,6 +95,7 @@ class RegressionTask(L.LightningModule):
             "lr": float(lr),
             "weight_decay": float(weight_decay),
             "thresholds": [float(t) for t in thresholds],
+            "residual": bool(residual),
         })
         self.model = models.get(model, config=config, **dict(model_kwargs or {})) if isinstance(model, str) else model
         self.loss_fn = get_loss(loss)
@@ -116,9 +125,13 @@ class RegressionTask(L.LightningModule):
                    lr=config.lr, weight_decay=config.weight_decay, **config.task_kwargs)
 
     # -- data in, predictions out -----------------------------------------------------
+    def _radar(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Past radar frames of a batch, transformed, NaN as no rain."""
+        return torch.nan_to_num(self.transform.forward(batch["radar"]), nan=self.transform.zero)
+
     def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The network input of a batch: transformed, NaN-free, assembled."""
-        radar = torch.nan_to_num(self.transform.forward(batch["radar"]), nan=self.transform.zero)
+        radar = self._radar(batch)
         parts = {name: torch.nan_to_num(batch[name], nan=0.0) if name in batch else None
                  for name in ("dem", "ir", "stats")}
         wanted = {"dem": self.input_config.dem, "ir": bool(self.input_config.ir_channels),
@@ -128,7 +141,10 @@ class RegressionTask(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Predictions in the transformed space, ``(B, leads, H, W)``."""
-        return self.model(self.model_inputs(batch))
+        prediction = self.model(self.model_inputs(batch))
+        if self.hparams.get("residual", False):
+            prediction = prediction + self._radar(batch)[:, -1:]
+        return prediction
 
     @torch.no_grad()
     def predict_rates(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
