@@ -7,8 +7,10 @@ import torch
 from pysteps.verification.detcatscores import det_cat_fct
 from torch import nn
 
+from averse import models
 from averse.data import NowcastDataModule
 from averse.models import InputConfig
+from averse.models import _registry as model_registry
 from averse.train import (
     RegressionTask,
     TrainConfig,
@@ -102,6 +104,35 @@ def test_resume_after_a_kill_continues_where_it_stopped(two_epochs, tmp_path):
     np.testing.assert_allclose(resumed.metrics["val/loss"], uninterrupted.metrics["val/loss"], rtol=1e-6)
     finished = fit(TrainConfig(**run, epochs=2, out_dir=out_dir))  # nothing left to do
     assert (finished.start_epoch, finished.start_step, finished.trainer.global_step) == (2, 16, 16)
+
+
+class _Stuck(nn.Module):
+    """Persistence with a weight that changes nothing: the validation loss never improves."""
+
+    input_layout = "channels"
+
+    def __init__(self, n_out: int):
+        super().__init__()
+        self.n_out = n_out
+        self.weight = nn.Parameter(torch.ones(()))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.n_out)
+
+    def forward(self, x):
+        return x[:, -1:].repeat(1, self.n_out, 1, 1) + 0.0 * self.weight
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_the_loss_stops_improving(two_epochs, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_registry, "_MODELS", model_registry._MODELS.copy())
+    models.register("stuck_persistence")(_Stuck)
+    run, _ = two_epochs
+    stuck = fit(TrainConfig(**{**run, "model": "stuck_persistence", "model_kwargs": {}}, epochs=3,
+                            out_dir=str(tmp_path / "stuck")))
+    assert "epoch=000" in stuck.best_checkpoint.name
+    last = torch.load(stuck.last_checkpoint, weights_only=True, map_location="cpu")
+    assert (last["epoch"], last["global_step"]) == (2, 24)  # a killed run resumes from here, not from the best
 
 
 def test_checkpoints_load_with_weights_only(two_epochs):

@@ -169,9 +169,13 @@ def fit(config: TrainConfig | dict[str, Any], *, callbacks: Sequence[Callback] =
 
     checkpoints = out_dir / "checkpoints"
     checkpoint = ModelCheckpoint(dirpath=checkpoints, filename="best-{epoch:03d}-{step}", monitor=config.monitor,
-                                 mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
+                                 mode="min", save_top_k=1, enable_version_counter=False)
+    # Its own callback: Lightning's save_last refreshes last.ckpt only when the best one changes.
+    every_epoch = ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None, save_top_k=1,
+                                  every_n_epochs=1, enable_version_counter=False)
     start = _TrainingStart()
-    trainer = _trainer(config, out_dir, [checkpoint, start, _Provenance(task_name, config.to_dict()), *callbacks])
+    trainer = _trainer(config, out_dir, [checkpoint, every_epoch, start, _Provenance(task_name, config.to_dict()),
+                                         *callbacks])
     if trainer.is_global_zero:
         _write_json(out_dir / "config.json", config.to_dict())
 
