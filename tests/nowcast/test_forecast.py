@@ -7,7 +7,7 @@ import xarray as xr
 
 from averse import baselines
 from averse.nowcast import experiment
-from averse.nowcast.forecast import as_cases, predict_sequence, predict_windows, window_issue_times
+from averse.nowcast.forecast import as_cases, match_distribution, predict_sequence, predict_windows, window_issue_times
 from _nowcast_toys import SPLIT, PersistenceTask, rain_sequence
 
 
@@ -60,3 +60,30 @@ def test_as_cases_renames_the_issue_dim():
     sequence = rain_sequence(np.random.default_rng(0).random((6, 5, 5)))
     observed = baselines.observed_at_leads(sequence, sequence["time"].values[[3]], 2)
     assert as_cases(observed).dims[0] == "case"
+
+
+def test_distribution_matching_keeps_ranks_and_takes_the_reference_values():
+    rng = np.random.default_rng(3)
+    smooth = rng.random((2, 3, 8, 8)) * 0.5  # a blurred forecast: everything below 1 mm/h
+    smooth[0, :, 0, 0] = np.nan
+    reference = np.where(rng.random((2, 8, 8)) < 0.3, rng.gamma(1.0, 4.0, (2, 8, 8)), 0.0)
+    reference[1] = 0.0  # a dry case stays as it is
+    forecast = xr.DataArray(smooth, dims=("case", "lead_time", "y", "x"))
+    matched = match_distribution(forecast, xr.DataArray(reference, dims=("case", "y", "x"))).values
+    for lead in range(3):
+        field, valid = matched[0, lead], np.isfinite(smooth[0, lead])
+        np.testing.assert_allclose(np.sort(field[valid]), np.sort(reference[0][valid]))
+        by_forecast_rank = field[valid][np.argsort(smooth[0, lead][valid])]
+        assert (np.diff(by_forecast_rank) >= 0).all()  # ranks kept
+    assert np.isnan(matched[0, :, 0, 0]).all()
+    np.testing.assert_array_equal(matched[1], smooth[1])
+
+
+def test_cases_match_the_networks_to_their_last_observed_frame(config, persistence_task):
+    cases = experiment.evaluation_cases(config, n_cases=3, eval_size=21)
+    last = cases.last_observed
+    assert list(last["case"].values) == list(cases.issue_times.values)
+    plain = cases.forecast(persistence_task)
+    np.testing.assert_array_equal(plain.isel(lead_time=0).values, last.values)  # persistence is the last frame
+    matched = cases.forecast(persistence_task, probability_matching=True)
+    np.testing.assert_allclose(matched.values, plain.values)  # its distribution is already the reference's

@@ -15,7 +15,7 @@ The library side of notebooks ``10_nowcast_train`` … ``13_nowcast_out_of_distr
 
 from averse.nowcast import cases, experiment, forecast, scoring
 from averse.nowcast.experiment import CaseSet, evaluation_cases, load_run, score_run, train_config, trained_task
-from averse.nowcast.forecast import as_cases, predict_sequence, predict_windows
+from averse.nowcast.forecast import as_cases, match_distribution, predict_sequence, predict_windows
 from averse.nowcast.scoring import bootstrap_difference, case_statistics, compare_methods, score_forecasts, skill_table
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "train_config",
     "trained_task",
     "as_cases",
+    "match_distribution",
     "predict_sequence",
     "predict_windows",
     "bootstrap_difference",

@@ -37,7 +37,7 @@ import xarray as xr
 from averse import baselines
 from averse.data import NowcastDataModule
 from averse.nowcast.cases import centre_crop, radar_sequence, split_issue_times
-from averse.nowcast.forecast import as_cases, predict_windows, window_issue_times
+from averse.nowcast.forecast import as_cases, match_distribution, predict_windows, window_issue_times
 from averse.nowcast.scoring import case_statistics, write_case_statistics
 from averse.train import TrainConfig, load_model
 
@@ -178,10 +178,20 @@ class CaseSet:
         observed = baselines.observed_at_leads(self.sequence, self.issue_times, self.n_leads, self.step)
         return as_cases(observed).load()
 
-    def forecast(self, task, batch_size: int = 4) -> xr.DataArray:
-        """Forecasts of a trained task (same inputs as the data module) at every case."""
-        return predict_windows(task, self.datamodule.datasets[self.split], self.issue_times,
-                               self.sequence.isel(time=0), self.step, batch_size)
+    @property
+    def last_observed(self) -> xr.DataArray:
+        """``(case, y, x)`` the last input frame of every case (mm/h)."""
+        return self.sequence.sel(time=self.issue_times).rename(time="case")
+
+    def forecast(self, task, batch_size: int = 4, probability_matching: bool = False) -> xr.DataArray:
+        """Forecasts of a trained task (same inputs as the data module) at every case.
+
+        With ``probability_matching``, every field gets the rain distribution of
+        the case's last observed frame (:func:`~averse.nowcast.forecast.match_distribution`).
+        """
+        forecast = predict_windows(task, self.datamodule.datasets[self.split], self.issue_times,
+                                   self.sequence.isel(time=0), self.step, batch_size)
+        return match_distribution(forecast, self.last_observed) if probability_matching else forecast
 
     def baseline(self, method: str, **kwargs) -> xr.DataArray:
         """A baseline of :mod:`averse.baselines` at every case (ensembles: their mean)."""
@@ -261,7 +271,8 @@ def evaluation_cases(config: TrainConfig, n_cases: int = 12, eval_size: int | No
 
 
 def all_forecasts(cases: CaseSet, models: Mapping[str, Any], baseline_names: Sequence[str] = (),
-                  baseline_options: Mapping[str, Mapping] | None = None) -> dict[str, xr.DataArray]:
+                  baseline_options: Mapping[str, Mapping] | None = None,
+                  probability_matching: bool = False) -> dict[str, xr.DataArray]:
     """Forecasts of trained tasks and baselines on the same cases, by method name (models first).
 
     Parameters
@@ -274,9 +285,12 @@ def all_forecasts(cases: CaseSet, models: Mapping[str, Any], baseline_names: Seq
         Names of :func:`averse.baselines.get`.
     baseline_options : mapping, optional
         Keyword arguments per baseline name (``{"steps": {"n_ens_members": 10, "seed": 0}}``).
+    probability_matching : bool
+        Give the networks' fields the rain distribution of the last observed
+        frame (:meth:`CaseSet.forecast`); S-PROG and STEPS do it themselves.
     """
     options = baseline_options or {}
-    result = {name: cases.forecast(task) for name, task in models.items()}
+    result = {name: cases.forecast(task, probability_matching=probability_matching) for name, task in models.items()}
     result.update({name: cases.baseline(name, **options.get(name, {})) for name in baseline_names})
     return result
 

@@ -18,6 +18,12 @@ that ``xr.align(..., join="exact")`` of models, baselines and observations holds
 Lead ``k`` of a network is ``k`` *input* time steps after the issue time: a
 network trained on 5-min frames and given 15-min frames (OPERA) makes 15-min
 steps, which is only meaningful if it generalises to that step; the caller says so.
+
+:func:`match_distribution` gives each forecast field the rain distribution of
+the last observed frame (empirical CDF matching, as S-PROG and STEPS do in
+pysteps): a network trained on a squared error smooths its late leads below
+the rain thresholds; the matching keeps where it puts rain and restores how
+much.
 """
 
 from __future__ import annotations
@@ -38,6 +44,39 @@ __all__ = ["as_cases", "window_issue_times", "predict_windows", "predict_sequenc
 def as_cases(da: xr.DataArray) -> xr.DataArray:
     """A baseline forecast or observation with its ``issue_time`` dim renamed ``case``."""
     return da.rename(issue_time="case") if "issue_time" in da.dims else da
+
+
+def match_distribution(forecast: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Forecast fields rescaled to the rain distribution of a reference field of their case.
+
+    Ranks are kept; values become those of the reference at the same ranks
+    (``pysteps.postprocessing.probmatching.nonparam_match_empirical_cdf``) over
+    the pixels valid in both. A case whose reference has no rain is left as it is.
+
+    Parameters
+    ----------
+    forecast : xr.DataArray
+        ``(case, lead_time, y, x)`` rain (mm/h).
+    reference : xr.DataArray
+        ``(case, y, x)`` rain (mm/h), typically the last observed frame of each case.
+
+    Returns
+    -------
+    xr.DataArray
+        Like ``forecast``, with ``attrs["probability_matching"]`` saying what was done.
+    """
+    from pysteps.postprocessing.probmatching import nonparam_match_empirical_cdf
+
+    values = forecast.transpose("case", "lead_time", "y", "x").values.copy()
+    target = reference.transpose("case", "y", "x").values
+    for case in range(values.shape[0]):
+        for lead in range(values.shape[1]):
+            field = values[case, lead]
+            valid = np.isfinite(field) & np.isfinite(target[case])
+            if valid.any() and (target[case][valid] > 0).any():
+                field[valid] = nonparam_match_empirical_cdf(field[valid], target[case][valid])
+    matched = forecast.transpose("case", "lead_time", "y", "x").copy(data=values)
+    return matched.assign_attrs(probability_matching="empirical CDF of the last observed frame of each case")
 
 
 def window_issue_times(dataset: WindowDataset) -> pd.DatetimeIndex:

@@ -242,7 +242,8 @@ class RealEvaluation:
 def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names: Sequence[str], *, n_in: int,
                   n_cases: int, max_lead_minutes: int, model_step: str | pd.Timedelta = "5min",
                   models_at_other_steps: bool = True,
-                  baseline_options: Mapping[str, Mapping] | None = None) -> RealEvaluation:
+                  baseline_options: Mapping[str, Mapping] | None = None,
+                  probability_matching: bool = False) -> RealEvaluation:
     """Forecast the cases of a real sequence with the baselines and the radar-only networks.
 
     Parameters
@@ -267,6 +268,9 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
         (one network step = one frame of the sequence; see the module docstring).
     baseline_options : mapping, optional
         Keyword arguments per baseline name (``{"steps": {"n_ens_members": 10, "seed": 0}}``).
+    probability_matching : bool
+        Give the networks' fields the rain distribution of the last input frame
+        (:func:`~averse.nowcast.forecast.match_distribution`).
 
     Raises
     ------
@@ -275,7 +279,7 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     """
     from averse import baselines
     from averse.nowcast.cases import sequence_issue_times
-    from averse.nowcast.forecast import as_cases, predict_sequence
+    from averse.nowcast.forecast import as_cases, match_distribution, predict_sequence
 
     sequence = real.sequence
     issue = sequence_issue_times(sequence, n_in, n_cases, min_leads=1, timestep=real.step)
@@ -297,6 +301,9 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     observed = as_cases(baselines.observed_at_leads(sequence, issue, n_leads, real.step)).load()
     forecasts = {name: predict_sequence(task, sequence, issue, real.step).isel(lead_time=slice(0, n_leads))
                  for name, task in runnable.items()}
+    if probability_matching:
+        last = sequence.sel(time=issue).rename(time="case")
+        forecasts = {name: match_distribution(forecast, last) for name, forecast in forecasts.items()}
     models_run = list(runnable)
     options = baseline_options or {}
     for name in baseline_names:
