@@ -113,8 +113,10 @@ def assert_shows_a_map(plot: np.ndarray, min_colours: int = 20, lines: bool = Tr
     radar box): there is nothing dark to draw.
     """
     assert plot.shape[0] > 150 and plot.shape[1] > 150, plot.shape
+    # Real run outputs can be mostly dry (white) with near-zero differences: ask for some drawn
+    # pixels, not for a mostly covered frame.
     background = np.all(plot >= 245, axis=-1)
-    assert background.mean() < 0.9, "canvas is mostly blank"
+    assert (~background).mean() > 0.02, "canvas is almost blank"
     colours = np.unique(plot.reshape(-1, 3) // 16, axis=0)
     assert len(colours) > min_colours, f"canvas shows only {len(colours)} colours"
     if lines:
