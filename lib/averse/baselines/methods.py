@@ -41,9 +41,8 @@ Degenerate input
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 import warnings
+from importlib.metadata import version
 
 import numpy as np
 import xarray as xr
@@ -306,7 +305,7 @@ def _advect_last(
 
 def _too_dry(frames: np.ndarray) -> str | None:
     """Why the cascade statistics cannot be estimated from ``frames``, or None."""
-    wet = (np.nan_to_num(frames, nan=0.0) >= RAIN_THRESHOLD).sum(axis=(-2, -1))
+    wet = (frames >= RAIN_THRESHOLD).sum(axis=(-2, -1))  # NaN counts as dry
     if wet.min() < MIN_WET_PIXELS:
         return (f"an input frame has {int(wet.min())} pixel(s) >= {RAIN_THRESHOLD} mm/h "
                 f"(fewer than {MIN_WET_PIXELS})")

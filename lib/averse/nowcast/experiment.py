@@ -37,7 +37,7 @@ import xarray as xr
 from averse import baselines
 from averse.data import NowcastDataModule
 from averse.nowcast.cases import centre_crop, radar_sequence, split_issue_times
-from averse.nowcast.forecast import as_cases, match_distribution, predict_windows, window_issue_times
+from averse.nowcast.forecast import as_cases, last_frames, match_distribution, predict_windows, window_issue_times
 from averse.nowcast.scoring import case_statistics, write_case_statistics
 from averse.train import TrainConfig, load_model
 
@@ -52,7 +52,8 @@ def train_config(*, dataset: str | xr.DataTree = "twin", dataset_options: Mappin
                  model: str = "smaat_unet_multilead", model_kwargs: Mapping | None = None,
                  n_in: int = 6, n_out: int = 12, dem: bool = False, ir_channels: Sequence[str] = (),
                  stats: Sequence[str] = (), transform: str | Mapping = "log", loss: str = "mse",
-                 residual: bool = False, epochs: int = 5, crop: int | None = 64, batch_size: int = 8, lr: float = 1e-3, seed: int = 0,
+                 residual: bool = False, epochs: int = 5, crop: int | None = 64, batch_size: int = 8,
+                 lr: float = 1e-3, seed: int = 0,
                  device: str = "auto", out_dir: str = "runs/nowcast", split: Mapping | None = None,
                  min_rain_fraction: float = 0.05, limit_train_batches: int | float | None = None,
                  limit_val_batches: int | float | None = None, num_workers: int = 0,
@@ -93,7 +94,8 @@ def train_config(*, dataset: str | xr.DataTree = "twin", dataset_options: Mappin
             "n_out": int(n_out), "crop": crop, "dem": bool(dem), "ir_channels": list(ir_channels),
             "stats": list(stats), "split": dict(split or {}), "min_rain_fraction": float(min_rain_fraction)}
     return TrainConfig(model=model, model_kwargs=dict(model_kwargs or {}),
-                       task_kwargs={"transform": transform, "loss": loss, "residual": bool(residual)}, data=data, epochs=int(epochs),
+                       task_kwargs={"transform": transform, "loss": loss, "residual": bool(residual)}, data=data,
+                       epochs=int(epochs),
                        lr=float(lr), batch_size=int(batch_size), num_workers=int(num_workers), seed=int(seed),
                        device=device, out_dir=str(out_dir), limit_train_batches=limit_train_batches,
                        limit_val_batches=limit_val_batches, progress_bar=progress_bar, log_every_n_steps=1)
@@ -181,7 +183,7 @@ class CaseSet:
     @property
     def last_observed(self) -> xr.DataArray:
         """``(case, y, x)`` the last input frame of every case (mm/h)."""
-        return self.sequence.sel(time=self.issue_times).rename(time="case")
+        return last_frames(self.sequence, self.issue_times)
 
     def forecast(self, task, batch_size: int = 4, probability_matching: bool = False) -> xr.DataArray:
         """Forecasts of a trained task (same inputs as the data module) at every case.
@@ -290,7 +292,8 @@ def all_forecasts(cases: CaseSet, models: Mapping[str, Any], baseline_names: Seq
         frame (:meth:`CaseSet.forecast`); S-PROG and STEPS do it themselves.
     """
     options = baseline_options or {}
-    result = {name: cases.forecast(task, probability_matching=probability_matching) for name, task in models.items()}
+    result = {name: cases.forecast(task, probability_matching=probability_matching)
+              for name, task in models.items()}
     result.update({name: cases.baseline(name, **options.get(name, {})) for name in baseline_names})
     return result
 

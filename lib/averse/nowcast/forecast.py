@@ -46,6 +46,11 @@ def as_cases(da: xr.DataArray) -> xr.DataArray:
     return da.rename(issue_time="case") if "issue_time" in da.dims else da
 
 
+def last_frames(sequence: xr.DataArray, issue_times) -> xr.DataArray:
+    """``(case, y, x)`` the frame of ``sequence`` at each issue time: the last input of every case."""
+    return sequence.sel(time=pd.DatetimeIndex(issue_times)).rename(time="case")
+
+
 def match_distribution(forecast: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
     """Forecast fields rescaled to the rain distribution of a reference field of their case.
 
@@ -67,7 +72,8 @@ def match_distribution(forecast: xr.DataArray, reference: xr.DataArray) -> xr.Da
     """
     from pysteps.postprocessing.probmatching import nonparam_match_empirical_cdf
 
-    values = forecast.transpose("case", "lead_time", "y", "x").values.copy()
+    ordered = forecast.transpose("case", "lead_time", "y", "x")
+    values = ordered.values.copy()
     target = reference.transpose("case", "y", "x").values
     for case in range(values.shape[0]):
         for lead in range(values.shape[1]):
@@ -75,8 +81,7 @@ def match_distribution(forecast: xr.DataArray, reference: xr.DataArray) -> xr.Da
             valid = np.isfinite(field) & np.isfinite(target[case])
             if valid.any() and (target[case][valid] > 0).any():
                 field[valid] = nonparam_match_empirical_cdf(field[valid], target[case][valid])
-    matched = forecast.transpose("case", "lead_time", "y", "x").copy(data=values)
-    return matched.assign_attrs(probability_matching="empirical CDF of the last observed frame of each case")
+    return ordered.copy(data=values).assign_attrs(probability_matching="empirical CDF of the last observed frame of each case")
 
 
 def window_issue_times(dataset: WindowDataset) -> pd.DatetimeIndex:

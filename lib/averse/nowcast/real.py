@@ -279,7 +279,7 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     """
     from averse import baselines
     from averse.nowcast.cases import sequence_issue_times
-    from averse.nowcast.forecast import as_cases, match_distribution, predict_sequence
+    from averse.nowcast.forecast import as_cases, last_frames, match_distribution, predict_sequence
 
     sequence = real.sequence
     issue = sequence_issue_times(sequence, n_in, n_cases, min_leads=1, timestep=real.step)
@@ -302,7 +302,7 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     forecasts = {name: predict_sequence(task, sequence, issue, real.step).isel(lead_time=slice(0, n_leads))
                  for name, task in runnable.items()}
     if probability_matching:
-        last = sequence.sel(time=issue).rename(time="case")
+        last = last_frames(sequence, issue)
         forecasts = {name: match_distribution(forecast, last) for name, forecast in forecasts.items()}
     models_run = list(runnable)
     options = baseline_options or {}

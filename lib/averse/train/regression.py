@@ -129,9 +129,9 @@ class RegressionTask(L.LightningModule):
         """Past radar frames of a batch, transformed, NaN as no rain."""
         return torch.nan_to_num(self.transform.forward(batch["radar"]), nan=self.transform.zero)
 
-    def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The network input of a batch: transformed, NaN-free, assembled."""
-        radar = self._radar(batch)
+    def model_inputs(self, batch: Mapping[str, torch.Tensor], radar: torch.Tensor | None = None) -> torch.Tensor:
+        """The network input of a batch: transformed, NaN-free, assembled (``radar``: :meth:`_radar`, if known)."""
+        radar = self._radar(batch) if radar is None else radar
         parts = {name: torch.nan_to_num(batch[name], nan=0.0) if name in batch else None
                  for name in ("dem", "ir", "stats")}
         wanted = {"dem": self.input_config.dem, "ir": bool(self.input_config.ir_channels),
@@ -141,9 +141,10 @@ class RegressionTask(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Predictions in the transformed space, ``(B, leads, H, W)``."""
-        prediction = self.model(self.model_inputs(batch))
+        radar = self._radar(batch)
+        prediction = self.model(self.model_inputs(batch, radar))
         if self.hparams.get("residual", False):
-            prediction = prediction + self._radar(batch)[:, -1:]
+            prediction = prediction + radar[:, -1:]
         return prediction
 
     @torch.no_grad()
