@@ -24,6 +24,22 @@ def shared_data():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op torch thread per test process, from the start of the session.
+
+    The suite runs two processes on two cores: with more threads, OpenMP spins
+    at every barrier while the other thread is descheduled, and the same small
+    training loop costs 5–10× more CPU time.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _session_twin_cache(tmp_path_factory):
     """Point the twin-world cache at a folder of the test run, never the user's cache.
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import xarray as xr
 
 from averse.datamodel import attach_grid, precip_attrs
@@ -11,15 +10,6 @@ from averse.datamodel import attach_grid, precip_attrs
 START = pd.Timestamp("2021-06-01T00:05")
 CRS = "+proj=laea +lat_0=48.8 +lon_0=2.3 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
 CHANNELS = ("ir_108", "ir_120", "wv_062")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: tiny convolutions are many times slower on oversubscribed cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _grid(ds: xr.Dataset, ny: int, nx: int, dx: float) -> xr.Dataset:

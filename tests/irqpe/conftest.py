@@ -1,3 +1,3 @@
 """Fixtures of the IR-retrieval tests; the toy data builders live in ``_irqpe_toys``."""
 
-from _irqpe_toys import _one_torch_thread, toy_tree  # noqa: F401  (fixtures)
+from _irqpe_toys import toy_tree  # noqa: F401  (fixtures)

@@ -217,12 +217,9 @@ PROBLEM = toy.ConditionalToy("gaussian", spread=0.3)
 
 
 def trained(name: str) -> generative.GenerativeRetrieval:
-    threads = torch.get_num_threads()  # module fixtures run before the one-thread fixture
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     model = build(name, denoiser="pixel", embedding_dim=32, transform=Identity())
     toy.fit(model, PROBLEM, n_steps=300, batch=16, size=8, generator=torch.Generator().manual_seed(1))
-    torch.set_num_threads(threads)
     return model
 
 

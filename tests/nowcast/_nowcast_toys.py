@@ -16,15 +16,6 @@ from averse.models import InputConfig  # noqa: E402
 SPLIT = {"block": "6h", "gap": "15min", "seed": 0}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: the suite shares two cores between test processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def moving_world(tmp_path_factory):
     """30 h of smooth rain moving one pixel per step on 33 × 33 pixels (with /seviri)."""

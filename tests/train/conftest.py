@@ -4,22 +4,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 # The twin-like store writer is shared with the data tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from _toy_world import moving_fields, open_toy_world, step_times, write_toy_world  # noqa: E402
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: the suite shares two cores between test processes, and torch's
-    thread pool slows tiny convolutions several-fold when the cores are oversubscribed."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
