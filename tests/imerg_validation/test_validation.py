@@ -8,6 +8,8 @@ import pytest
 import xarray as xr
 
 from averse import verify
+from averse.twin.sensors.constellation import INSTRUMENTS
+from averse.twin.sensors.imerg import sensor_ranking
 from averse.imerg_validation.validation import (
     Stratification,
     latent_distance_by_stratum,
@@ -58,8 +60,20 @@ def test_strata_from_the_v07_variables():
     named = [kind.names[i] if i >= 0 else None for i in kind.labels.ravel()]
     assert named == ["conical imager", "conical imager", "cross-track sounder", "cross-track sounder", "morphed",
                      "IR-dominated", None, None]
-    assert kind.expected[0] == "conical imager" and kind.expected[-1] == "IR-dominated"
-    assert strata["precipitationQualityIndex"].expected[0] == "[0.8, 1]"
+    assert kind.expected == (("conical imager",), ("cross-track sounder", "infrared sounder", "morphed"),
+                             ("IR-dominated",))
+    assert strata["precipitationQualityIndex"].expected[0] == ("[0.8, 1]",)
+    # Without a stated ranking, sensors are expected by kind; "none" and unknown codes are not ranked.
+    assert sensor.expected == (("AMSR2", "GMI"), ("MHS", "ATMS"))
+    ranked = stratify(_imerg(source, np.full(source.shape, 12.0), ir=ir), sensor_ranking=(9, 5, 3, 7, 11))
+    assert ranked["sensor"].expected == (("GMI",), ("AMSR2",), ("MHS",), ("ATMS",))
+
+
+def test_the_twin_ranks_its_sensors_by_retrieval_skill():
+    ranking = sensor_ranking()
+    assert ranking[0] == 9 and ranking[-1] == 7  # GMI first, the MHS sounder last
+    skill = {INSTRUMENTS[name].imerg_code: INSTRUMENTS[name].retrieval.correlation for name in INSTRUMENTS}
+    assert [skill[code] for code in ranking] == sorted((skill[code] for code in ranking), reverse=True)
 
 
 def test_scores_per_stratum_are_those_of_its_pixels():
@@ -105,6 +119,14 @@ def test_ordering_verdict():
     table.loc["b", "pixels"] = 10
     few = ordering_verdict(table, strata, "corr", min_pixels=100)
     assert few["left_out"] == ["b"] and few["expected"] == ["a", "c"] and few["matches"]
+
+
+def test_ordering_verdict_ranks_tiers_not_the_strata_inside_one():
+    strata = Stratification("s", np.zeros((1, 1, 1), "int16"), ("a", "b", "c", "d"), (("a",), ("b", "c"), ("d",)))
+    table = pd.DataFrame({"pixels": [500] * 4, "corr": [0.9, 0.5, 0.7, 0.3]}, index=["a", "b", "c", "d"])
+    assert ordering_verdict(table, strata, "corr")["matches"]  # b below c: same tier
+    table.loc["d", "corr"] = 0.6
+    assert not ordering_verdict(table, strata, "corr")["matches"]  # d above b: different tiers
 
 
 def test_latent_distance_inherited_by_the_pixels():

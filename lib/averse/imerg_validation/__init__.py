@@ -11,6 +11,8 @@ kinds. This package keeps them apart:
 - :mod:`~.validation` — POD, FAR, CSI, biases and correlation stratified by
   sensor, kind of estimate, time since the overpass, IR influence and
   quality index; the expected ordering checked;
+- :mod:`~.uncertainty` — block bootstrap of the stratified scores: which
+  pairs of strata the sample ranks as expected, reversed or not at all;
 - :mod:`~.scenes` — patches of consecutive half hours (the TVAE's inputs);
 - :mod:`~.latent` — a Topographic VAE of radar scenes, an IMERG decoder
   (IMERG generated from the radar latent) and an IMERG encoder (IMERG placed
@@ -29,6 +31,7 @@ from averse.imerg_validation.colocation import (
 )
 from averse.imerg_validation.latent import LatentConfig, LatentModels, load_models, save_models
 from averse.imerg_validation.scenes import Scenes, cut_scenes
+from averse.imerg_validation.uncertainty import bootstrap_scores, ordering_test, time_blocks
 from averse.imerg_validation.validation import (
     SENSORS,
     SOURCE_KINDS,
@@ -53,6 +56,9 @@ __all__ = [
     "save_models",
     "Scenes",
     "cut_scenes",
+    "bootstrap_scores",
+    "ordering_test",
+    "time_blocks",
     "SENSORS",
     "SOURCE_KINDS",
     "Stratification",

@@ -56,6 +56,7 @@ __all__ = [
     "grid_microwave",
     "calibrate_ir",
     "morph_and_blend",
+    "sensor_ranking",
     "HALF_HOUR",
     "RESOLUTION_DEG",
 ]
@@ -141,6 +142,12 @@ def grid_microwave(granules: dict[str, xr.Dataset], target: RegularGrid, half_ho
             source[slot, cell] = INSTRUMENTS[name].imerg_code
     grid_shape = (half_hours.size,) + target.shape
     return {"precip": precip.reshape(grid_shape), "source": source.reshape(grid_shape), "minute": minute.reshape(grid_shape)}
+
+
+def sensor_ranking() -> tuple[int, ...]:
+    """``MWprecipSource`` codes of the merged sensors, best retrieval first: the ranking the twin injects."""
+    ranked = sorted(_PRIORITY, key=lambda name: INSTRUMENTS[name].retrieval.correlation, reverse=True)
+    return tuple(INSTRUMENTS[name].imerg_code for name in ranked)
 
 
 def calibrate_ir(tb: np.ndarray, mw: np.ndarray, n_quantiles: int = 201) -> tuple[np.ndarray, float]:
