@@ -106,24 +106,6 @@ def test_resume_after_a_kill_continues_where_it_stopped(two_epochs, tmp_path):
     assert (finished.start_epoch, finished.start_step, finished.trainer.global_step) == (2, 16, 16)
 
 
-class _Stuck(nn.Module):
-    """Persistence with a weight that changes nothing: the validation loss never improves."""
-
-    input_layout = "channels"
-
-    def __init__(self, n_out: int):
-        super().__init__()
-        self.n_out = n_out
-        self.weight = nn.Parameter(torch.ones(()))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config.n_out)
-
-    def forward(self, x):
-        return x[:, -1:].repeat(1, self.n_out, 1, 1) + 0.0 * self.weight
-
-
 def test_last_checkpoint_is_the_last_epoch_even_when_the_loss_stops_improving(two_epochs, tmp_path, monkeypatch):
     monkeypatch.setattr(model_registry, "_MODELS", model_registry._MODELS.copy())
     models.register("stuck_persistence")(_Stuck)
@@ -160,6 +142,21 @@ class Persistence(nn.Module):
 
     def forward(self, x):
         return x[:, -1:].repeat(1, self.n_out, 1, 1)
+
+
+class _Stuck(Persistence):
+    """Persistence with a weight that changes nothing: the validation loss never improves."""
+
+    def __init__(self, n_out: int):
+        super().__init__(n_out)
+        self.weight = nn.Parameter(torch.ones(()))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.n_out)
+
+    def forward(self, x):
+        return super().forward(x) + 0.0 * self.weight
 
 
 def test_validation_scores_are_epoch_totals_in_mm_per_hour(moving_world):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from averse.imerg_validation.validation import Stratification, higher_is_better, tier_of
+from averse.imerg_validation.validation import Stratification, compared_strata, higher_is_better, tier_of
 
 __all__ = [
     "time_blocks",
@@ -114,9 +114,11 @@ def scores_from_statistics(stats: np.ndarray) -> dict[str, np.ndarray]:
         }
 
 
-def _resample_weights(n_blocks: int, n_resamples: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_resamples).astype("float64")
+def _resampled(stats: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """``(resample, stratum, statistic)`` sums over blocks drawn with replacement."""
+    n_blocks = stats.shape[0]
+    weights = np.random.default_rng(seed).multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_resamples)
+    return np.einsum("rb,bsk->rsk", weights.astype("float64"), stats)
 
 
 def bootstrap_scores(stats: np.ndarray, strata: Stratification, n_resamples: int = 1000,
@@ -137,10 +139,8 @@ def bootstrap_scores(stats: np.ndarray, strata: Stratification, n_resamples: int
     dict of pandas.DataFrame
         Per score, ``(resample, stratum)``.
     """
-    weights = _resample_weights(stats.shape[0], n_resamples, seed)
-    resampled = np.einsum("rb,bsk->rsk", weights, stats)
     return {score: pd.DataFrame(values, columns=list(strata.names))
-            for score, values in scores_from_statistics(resampled).items()}
+            for score, values in scores_from_statistics(_resampled(stats, n_resamples, seed)).items()}
 
 
 def latent_block_statistics(distance: np.ndarray, counts: np.ndarray, blocks: np.ndarray) -> np.ndarray:
@@ -174,7 +174,7 @@ def latent_block_statistics(distance: np.ndarray, counts: np.ndarray, blocks: np
 def bootstrap_latent_distance(stats: np.ndarray, strata: Stratification, n_resamples: int = 1000,
                               seed: int = 0) -> pd.DataFrame:
     """Mean latent distance of every stratum in block-bootstrap resamples: ``(resample, stratum)``."""
-    resampled = np.einsum("rb,bsk->rsk", _resample_weights(stats.shape[0], n_resamples, seed), stats)
+    resampled = _resampled(stats, n_resamples, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame(resampled[..., 1] / resampled[..., 0], columns=list(strata.names))
 
@@ -213,8 +213,7 @@ def ordering_test(table: pd.DataFrame, samples: pd.DataFrame, strata: Stratifica
         raise ValueError(f"stratification {strata.name!r} has no expected ordering")
     sign = 1.0 if higher_is_better(score) else -1.0
     tiers = tier_of(strata)
-    usable = [n for n in tiers if n in table.index and table.loc[n, "pixels"] >= min_pixels
-              and np.isfinite(table.loc[n, score])]
+    usable = compared_strata(table, strata, score, min_pixels)
     alpha = (1.0 - confidence) / 2.0
     rows = []
     for a in usable:

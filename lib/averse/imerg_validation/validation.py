@@ -50,6 +50,7 @@ __all__ = [
     "ordering_verdict",
     "higher_is_better",
     "tier_of",
+    "compared_strata",
     "stratum_fractions",
     "latent_distance_by_stratum",
 ]
@@ -112,6 +113,12 @@ def tier_of(strata: Stratification) -> dict[str, int]:
     if strata.expected is None:
         raise ValueError(f"stratification {strata.name!r} has no expected ordering")
     return {name: i for i, tier in enumerate(strata.expected) for name in tier}
+
+
+def compared_strata(table: pd.DataFrame, strata: Stratification, score: str, min_pixels: int) -> list[str]:
+    """The ranked strata, in tier order, with at least ``min_pixels`` pairs and a finite ``score`` in ``table``."""
+    return [n for n in tier_of(strata)
+            if n in table.index and table.loc[n, "pixels"] >= min_pixels and np.isfinite(table.loc[n, score])]
 
 
 def higher_is_better(score: str) -> bool:
@@ -338,8 +345,7 @@ def ordering_verdict(table: pd.DataFrame, strata: Stratification, score: str = "
         match) and ``left_out`` (too few pixels or NaN).
     """
     tiers = tier_of(strata)
-    usable = [n for n in tiers
-              if n in table.index and table.loc[n, "pixels"] >= min_pixels and np.isfinite(table.loc[n, score])]
+    usable = compared_strata(table, strata, score, min_pixels)
     values = {n: float(table.loc[n, score]) for n in usable}
     better = higher_is_better(score)
     observed = sorted(usable, key=lambda n: values[n], reverse=better)

@@ -411,11 +411,16 @@ class IRRetrievalDataModule(L.LightningDataModule):
             ``(case, y, x)`` target rain (mm/h) with the grid; ``case`` is the
             time of the newest image (UTC, END of the target interval).
         """
+        cases = self.split_cases(split)
+        return torch.from_numpy(self.cases.inputs(cases)), self.as_field(self.cases.target[cases], split)
+
+    def split_cases(self, split: str = "test") -> np.ndarray:
+        """Indices of the cases of ``split``; a ValueError when it has none."""
         self.setup()
         cases = self.cases.split(split)
         if cases.size == 0:
             raise ValueError(f"the {split!r} split has no case; adjust split= (block length, fractions)")
-        return torch.from_numpy(self.cases.inputs(cases)), self.as_field(self.cases.target[cases], split)
+        return cases
 
     def ir_field(self, split: str = "test") -> xr.DataArray:
         """The input stacks of ``split`` in kelvin, ``(case, lag, channel, y, x)``; ``lag`` in minutes (0: newest)."""

@@ -122,10 +122,7 @@ def retrieve(model, datamodule, split: str = "test", *, n_members: int = 8, n_st
     net = network(model)
     target = _device(device)
     net = net.to(target).eval()
-    datamodule.setup()
-    cases = datamodule.cases.split(split)
-    if cases.size == 0:
-        raise ValueError(f"the {split!r} split has no case")
+    cases = datamodule.split_cases(split)
     generative = getattr(net, "task", None) == "generative"
     generator = as_generator(seed, target) if generative else None
     outputs, nfe = [], 1

@@ -38,7 +38,8 @@ import xarray as xr
 from averse.data.dataset import WindowDataset
 from averse.datamodel import PRECIP_ATTRS
 
-__all__ = ["as_cases", "window_issue_times", "predict_windows", "predict_sequence"]
+__all__ = ["as_cases", "last_frames", "match_distribution", "window_issue_times", "predict_windows", "predict_sequence",
+           "takes_auxiliary_inputs"]
 
 
 def as_cases(da: xr.DataArray) -> xr.DataArray:
@@ -168,6 +169,12 @@ def predict_windows(task, dataset: WindowDataset, issue_times, template: xr.Data
     return _wrap(np.concatenate(parts), issue, pd.Timedelta(step), template, task)
 
 
+def takes_auxiliary_inputs(task) -> bool:
+    """Whether ``task`` needs more than radar frames (DEM, infrared, training statistics)."""
+    config = task.input_config
+    return bool(config.dem or config.ir_channels or config.stats)
+
+
 def predict_sequence(task, sequence: xr.DataArray, issue_times, timestep=None) -> xr.DataArray:
     """Forecasts of a radar-only ``task`` from the frames of a plain sequence.
 
@@ -194,7 +201,7 @@ def predict_sequence(task, sequence: xr.DataArray, issue_times, timestep=None) -
         If the model needs auxiliary inputs, or an issue time lacks its input frames.
     """
     config = task.input_config
-    if config.dem or config.ir_channels or config.stats:
+    if takes_auxiliary_inputs(task):
         raise ValueError(f"{_model_name(task)} takes auxiliary inputs (dem={config.dem}, ir={config.ir_channels}, "
                          f"stats={config.stats}); only radar-only models run on a plain sequence")
     times = pd.DatetimeIndex(sequence["time"].values)

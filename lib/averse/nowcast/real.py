@@ -279,7 +279,13 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     """
     from averse import baselines
     from averse.nowcast.cases import sequence_issue_times
-    from averse.nowcast.forecast import as_cases, last_frames, match_distribution, predict_sequence
+    from averse.nowcast.forecast import (
+        as_cases,
+        last_frames,
+        match_distribution,
+        predict_sequence,
+        takes_auxiliary_inputs,
+    )
 
     sequence = real.sequence
     issue = sequence_issue_times(sequence, n_in, n_cases, min_leads=1, timestep=real.step)
@@ -288,8 +294,7 @@ def forecast_real(real: RealSequence, models: Mapping[str, Any], baseline_names:
     notes, runnable = [], {}
     same_step = real.step == pd.Timedelta(model_step)
     for name, task in models.items():
-        config = task.input_config
-        if config.dem or config.ir_channels or config.stats:
+        if takes_auxiliary_inputs(task):
             notes.append(f"{name} left out: it needs auxiliary inputs this archive does not give")
         elif not same_step and not models_at_other_steps:
             notes.append(f"{name} left out: trained on {_text(model_step)} steps, the frames are {_text(real.step)}")
